@@ -147,9 +147,7 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Or
   }
 
   // Results of done steps, for the next step and for compensation.
-  let enrollmentId: string | undefined;
-  let reservationId: string | undefined;
-  let packageId: string | undefined;
+  const done: { enrollmentId?: string; reservationId?: string; packageId?: string } = {};
 
   /**
    * Runs one provider step until it succeeds, parking between rounds. Returns undefined when the
@@ -186,7 +184,7 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Or
         parkCount++;
         const outcome = await park(name, failure, parkCount);
         if (outcome === 'stop') return undefined;
-        bypassHealthGate = (wake as ResumeInput | undefined) !== undefined;
+        bypassHealthGate = wake !== undefined;
         wake = undefined;
       }
     }
@@ -255,18 +253,18 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Or
   }
 
   async function compensate(options: { revokeCourse: boolean }): Promise<void> {
-    if (reservationId) {
+    if (done.reservationId) {
       try {
-        await persistent.releaseInventory({ orderId: order.orderId, reservationId, idempotencyKey: idempotencyKey(workflowId, 'releaseInventory') });
+        await persistent.releaseInventory({ orderId: order.orderId, reservationId: done.reservationId, idempotencyKey: idempotencyKey(workflowId, 'releaseInventory') });
         stepView('reserveInventory').status = 'compensated';
       } catch (err) {
         log.error('releasing the reservation failed', { orderId: order.orderId, error: String(err) });
         stepView('reserveInventory').lastError = 'release failed';
       }
     }
-    if (options.revokeCourse && enrollmentId) {
+    if (options.revokeCourse && done.enrollmentId) {
       try {
-        await persistent.revokeCourseAccess({ orderId: order.orderId, enrollmentId, idempotencyKey: idempotencyKey(workflowId, 'revokeCourseAccess') });
+        await persistent.revokeCourseAccess({ orderId: order.orderId, enrollmentId: done.enrollmentId, idempotencyKey: idempotencyKey(workflowId, 'revokeCourseAccess') });
         stepView('grantCourseAccess').status = 'compensated';
         view.courseAccess = 'revoked';
       } catch (err) {
@@ -310,7 +308,7 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Or
     }),
   );
   if (!granted) return stop();
-  enrollmentId = granted.enrollmentId;
+  done.enrollmentId = granted.enrollmentId;
   view.courseAccess = 'granted';
   if (cancelRequest) return stop();
 
@@ -321,18 +319,18 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Or
       providerCalls.reserveInventory({ workflowId, orderId: order.orderId, idempotencyKey: key, bypassHealthGate, sku: box.sku, quantity: box.quantity }),
     );
     if (!reserved) return stop();
-    reservationId = reserved.reservationId;
+    done.reservationId = reserved.reservationId;
 
     const packed = await runStep('pack', (key, bypassHealthGate) =>
       providerCalls.pack({ workflowId, orderId: order.orderId, idempotencyKey: key, bypassHealthGate, reservationId: reserved.reservationId }),
     );
     if (!packed) return stop();
-    packageId = packed.packageId;
+    done.packageId = packed.packageId;
 
     const address = order.shippingAddress;
     if (!address) throw ApplicationFailure.create({ type: 'InvalidOrder', message: 'an order with a box needs a shipping address', nonRetryable: true });
     const shipped = await runStep('ship', (key, bypassHealthGate) =>
-      providerCalls.ship({ workflowId, orderId: order.orderId, idempotencyKey: key, bypassHealthGate, packageId: packageId as string, address }),
+      providerCalls.ship({ workflowId, orderId: order.orderId, idempotencyKey: key, bypassHealthGate, packageId: packed.packageId, address }),
     );
     if (!shipped) return stop();
     view.trackingNumber = shipped.trackingNumber;

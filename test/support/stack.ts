@@ -38,6 +38,8 @@ export interface TestStack {
   admin: SandboxAdmin;
   startOrder(order?: Partial<OrderRequest>, input?: Partial<OrderFulfillmentInput>): Promise<WorkflowHandle<typeof orderFulfillment>>;
   status(orderId: string): Promise<OrderView>;
+  /** A new worker takes over, then the old one stops (a rolling restart). */
+  restartWorker(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -127,17 +129,21 @@ export async function startTestStack(testFile: string, o: StackOptions = {}): Pr
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
   let connection: NativeConnection | undefined;
-  if (o.worker !== false) {
-    connection = await NativeConnection.connect({ address: config.temporal.address });
-    worker = await createWorker({
+  const newWorker = async () => {
+    const conn = await NativeConnection.connect({ address: config.temporal.address });
+    const w = await createWorker({
       config,
-      connection,
+      connection: conn,
       client,
       workflowBundlePath: inject('workflowBundlePath'),
       activityDeps: o.activityDeps,
       workerOptions: o.workerOptions,
     });
-    running = worker.run();
+    return { conn, w, run: w.run() };
+  };
+  if (o.worker !== false) {
+    const first = await newWorker();
+    [connection, worker, running] = [first.conn, first.w, first.run];
     if (o.healthChecks !== false) await startHealthChecks(client, config);
   }
   return {
@@ -173,6 +179,13 @@ export async function startTestStack(testFile: string, o: StackOptions = {}): Pr
     async status(orderId) {
       return client.workflow.getHandle(orderWorkflowId(orderId)).query(statusQuery);
     },
+    async restartWorker() {
+      const next = await newWorker();
+      if (worker && worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await connection?.close();
+      [connection, worker, running] = [next.conn, next.w, next.run];
+    },
     async stop() {
       if (worker && worker.getState() === 'RUNNING') worker.shutdown();
       await running;
@@ -194,7 +207,7 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false | nu
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms${last instanceof Error ? `: ${last.message}` : ''}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
