@@ -87,12 +87,12 @@ describe.runIf(recording)('record histories', () => {
     await save('order-completed-course-only', course.workflowId);
 
     await stack.admin.setProvider('logistics', { state: 'down' });
-    await eventually(async () => (await stack.client.workflow.getHandle(healthWorkflowId('logistics')).query('status') as { status: string }).status === 'down');
+    await eventually(async () => (await stack.client.workflow.getHandle(healthWorkflowId('logistics')).query<{ status: string }>('status')).status === 'down');
     const parked = await stack.startOrder({ orderId: 'R-parked' });
     const cancelled = await stack.startOrder({ orderId: 'R-cancel' });
     const discarded = await stack.startOrder({ orderId: 'R-discard' });
     for (const id of ['R-parked', 'R-cancel', 'R-discard']) await eventually(async () => (await stack.status(id)).status === 'parked');
-    await eventually(async () => ((await stack.client.workflow.getHandle('dlq-logistics').query('entries')) as unknown[]).length === 3);
+    await eventually(async () => (await stack.client.workflow.getHandle('dlq-logistics').query<unknown[]>('entries')).length === 3);
     await cancelled.signal(cancelSignal, { reason: 'recorded' });
     await cancelled.result();
     await temporalCli(stack.config, ['workflow', 'signal', '--workflow-id', 'dlq-logistics', '--name', 'discardOrder', '--input', '{"orderId":"R-discard"}']);
