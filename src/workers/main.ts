@@ -25,7 +25,7 @@ export async function runWorker(config = loadConfigOrExit(), logger = createLogg
 if (require.main === module) {
   const config = loadConfigOrExit();
   const logger = createLogger('worker', config.logLevel);
-  installRuntime(logger, `127.0.0.1:${config.metricsPort}`);
+  installRuntime(logger, `${config.host}:${config.metricsPort}`);
   runWorker(config, logger)
     .then(({ done }) => done)
     .then(() => logger.info('worker stopped'))
