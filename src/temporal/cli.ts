@@ -6,7 +6,7 @@
  * Run alone (`npm run temporal:cli`) it resolves, builds if needed, and prints the path.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync, renameSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 
@@ -104,21 +104,25 @@ export async function buildTemporalCli(progress: Progress, env: NodeJS.ProcessEn
         else reject(new TemporalCliNotFound(`go install ${TEMPORAL_CLI_MODULE} failed (exit ${code}): ${tail.trim().split('\n').slice(-3).join(' | ')}`));
       });
     });
+    renameSync(join(staging, 'temporal'), cachedCliPath(env));
   } finally {
     clearInterval(heartbeat);
+    rmSync(staging, { recursive: true, force: true });
   }
   const target = cachedCliPath(env);
-  renameSync(join(staging, 'temporal'), target);
   progress(`Temporal CLI built in ${Math.round((Date.now() - started) / 1000)}s: ${target}`);
   return target;
 }
 
 /** Find or build the CLI. Throws TemporalCliNotFound with one line saying what to install. */
-export async function resolveTemporalCli(progress: Progress = (l) => process.stderr.write(`${l}\n`)): Promise<string> {
-  const found = findTemporalCli();
+export async function resolveTemporalCli(
+  progress: Progress = (l) => process.stderr.write(`${l}\n`),
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
+  const found = findTemporalCli(env);
   if (found) return found;
   try {
-    return await buildTemporalCli(progress);
+    return await buildTemporalCli(progress, env);
   } catch (err) {
     throw new TemporalCliNotFound(
       `No Temporal CLI: set TEMPORAL_CLI, put temporal ${TEMPORAL_CLI_VERSION} on PATH, or install Go so it can be built (${(err as Error).message})`,

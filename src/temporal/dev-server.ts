@@ -125,7 +125,9 @@ export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
   const logFile = o.logFile ?? `${o.dbFile}.log`;
   const log = createWriteStream(logFile, { flags: 'a' });
   log.on('error', () => undefined); // losing the server's own log must not take the caller down
-  const child = spawn(o.cliPath, devServerArgs(o), { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: a terminal's Ctrl-C reaches the launcher, which stops the server last,
+  // after the worker has drained. (A stale server left by a killed launcher is cleaned up above.)
+  const child = spawn(o.cliPath, devServerArgs(o), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   let exited: string | undefined;

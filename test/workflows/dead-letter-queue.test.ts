@@ -45,6 +45,13 @@ const waitStatus = (orderId: string, status: OrderView['status'], timeoutMs = 30
     const v = await stack.status(orderId);
     return v.status === status ? v : undefined;
   }, timeoutMs);
+/** Parked, and its entry is in the queue (the status turns parked just before the park signal lands). */
+const waitParked = async (orderId: string): Promise<OrderView> => {
+  const view = await waitStatus(orderId, 'parked');
+  const provider = view.parked?.provider as ProviderName;
+  await eventually(async () => (await entries(provider)).some((e) => e.orderId === orderId));
+  return view;
+};
 const waitHealth = (provider: ProviderName, status: 'up' | 'down') =>
   eventually(async () => (await stack.client.workflow.getHandle(healthWorkflowId(provider)).query(providerStatusQuery)).status === status, 15_000);
 
@@ -56,10 +63,12 @@ describe('dead-letter parking and redrive', () => {
       const handles = await Promise.all(Array.from({ length: 5 }, () => stack.startOrder()));
       const ids = handles.map(idOf);
       for (const id of ids) {
-        const view = await waitStatus(id, 'parked');
+        const view = await waitParked(id);
         expect(view.parked).toMatchObject({ provider, kind: 'unavailable' });
         expect(view.courseAccess).toBe('granted'); // the learner never waits on the box
       }
+      // The status turns parked just before the park signal lands in the queue.
+      await eventually(async () => (await entries(provider)).length === ids.length);
       expect((await entries(provider)).map((e) => e.orderId).sort()).toEqual([...ids].sort());
 
       // Visible through the CLI's visibility query, as an operator would filter it.
@@ -100,7 +109,7 @@ describe('dead-letter parking and redrive', () => {
     await stack.admin.setStock('BOX-SOLDOUT', 0);
     const h = await stack.startOrder({ box: { sku: 'BOX-SOLDOUT', quantity: 1 } });
     const id = idOf(h);
-    await waitStatus(id, 'parked');
+    await waitParked(id);
     const entry = await eventually(async () => (await entries('inventory')).find((e) => e.orderId === id));
     expect(entry).toMatchObject({ kind: 'rejected', step: 'reserveInventory', parkCount: 1, workflowId: `order-${id}` });
     // An up signal (as the health check sends on recovery) redrives unavailable entries only.
@@ -120,8 +129,8 @@ describe('dead-letter parking and redrive', () => {
     await stack.admin.setStock('BOX-FEW', 0);
     const a = await stack.startOrder({ box: { sku: 'BOX-FEW', quantity: 1 } });
     const b = await stack.startOrder({ box: { sku: 'BOX-FEW', quantity: 1 } });
-    await waitStatus(idOf(a), 'parked');
-    await waitStatus(idOf(b), 'parked');
+    await waitParked(idOf(a));
+    await waitParked(idOf(b));
     await stack.admin.setStock('BOX-FEW', 10);
     await temporalCli(stack.config, ['workflow', 'signal', '--workflow-id', 'dlq-inventory', '--name', 'redriveAll']);
     expect((await a.result()).status).toBe('completed');
@@ -129,7 +138,7 @@ describe('dead-letter parking and redrive', () => {
 
     await stack.admin.setStock('BOX-FEW', 0);
     const c = await stack.startOrder({ box: { sku: 'BOX-FEW', quantity: 1 } });
-    await waitStatus(idOf(c), 'parked');
+    await waitParked(idOf(c));
     await stack.admin.setStock('BOX-FEW', 1);
     await temporalCli(stack.config, ['workflow', 'signal', '--workflow-id', c.workflowId, '--name', 'retryNow']);
     expect((await c.result()).status).toBe('completed');
@@ -141,7 +150,7 @@ describe('dead-letter parking and redrive', () => {
     await stack.admin.setProvider('logistics', { state: 'down' });
     const h = await stack.startOrder();
     const id = idOf(h);
-    await waitStatus(id, 'parked');
+    await waitParked(id);
     const before = (await stack.admin.stats()).inventory.effects;
     await temporalCli(stack.config, ['workflow', 'signal', '--workflow-id', 'dlq-logistics', '--name', 'discardOrder', '--input', JSON.stringify({ orderId: id, reason: 'address unreachable' })]);
     const view = await h.result();
@@ -158,7 +167,7 @@ describe('dead-letter parking and redrive', () => {
     await stack.admin.setProvider('logistics', { state: 'down' });
     const h = await stack.startOrder();
     const id = idOf(h);
-    await waitStatus(id, 'parked');
+    await waitParked(id);
     await eventually(async () => (await entries('logistics')).some((e) => e.orderId === id));
     await h.signal(cancelSignal, { reason: 'no longer needed' });
     const view = await h.result();
@@ -172,7 +181,8 @@ describe('dead-letter parking and redrive', () => {
     await waitHealth('logistics', 'down');
     const h = await stack.startOrder();
     const id = idOf(h);
-    await waitStatus(id, 'parked');
+    await waitParked(id);
+    await eventually(async () => (await entries('logistics')).some((e) => e.orderId === id));
     await temporalCli(stack.config, ['workflow', 'signal', '--workflow-id', 'dlq-logistics', '--name', 'redriveOrder', '--input', JSON.stringify({ orderId: id })]);
     const again = await eventually(async () => (await entries('logistics')).find((e) => e.orderId === id && e.parkCount === 2));
     expect(again.kind).toBe('unavailable');
