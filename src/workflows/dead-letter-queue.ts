@@ -23,6 +23,7 @@ import {
   discardOrderSignal,
   discardSignal,
   entriesQuery,
+  isDeadLetterEntry,
   parkSignal,
   providerStatusSignal,
   redriveAllSignal,
@@ -81,6 +82,10 @@ export async function deadLetterQueue(input: DeadLetterQueueInput): Promise<void
 
   setHandler(parkSignal, (entry) => {
     signalsThisRun++;
+    if (!isDeadLetterEntry(entry) || entry.provider !== input.provider) {
+      log.warn('park: ignored a malformed entry', { provider: input.provider });
+      return;
+    }
     const gone = removed.get(entry.orderId);
     if (gone && entry.parkCount <= gone[0]) return; // a late duplicate of a park already resolved
     const existing = entries.get(entry.orderId);
@@ -136,7 +141,7 @@ export async function deadLetterQueue(input: DeadLetterQueueInput): Promise<void
   setHandler(unparkSignal, (req) => {
     signalsThisRun++;
     const entry = typeof req?.orderId === 'string' ? entries.get(req.orderId) : undefined;
-    if (entry && entry.parkCount <= req.parkCount) remove(entry);
+    if (entry && typeof req.parkCount === 'number' && entry.parkCount <= req.parkCount) remove(entry);
     updateDetails();
   });
 

@@ -149,6 +149,29 @@ export interface DeadLetterEntry {
   parkedAt: string;
 }
 
+/** Shape check of a park signal's input (signals can come from anyone with the CLI). */
+export function isDeadLetterEntry(value: unknown): value is DeadLetterEntry {
+  if (typeof value !== 'object' || value === null) return false;
+  const e = value as Record<string, unknown>;
+  return (
+    typeof e.orderId === 'string' &&
+    e.orderId.length > 0 &&
+    typeof e.workflowId === 'string' &&
+    typeof e.provider === 'string' &&
+    isProviderName(e.provider) &&
+    typeof e.step === 'string' &&
+    (STEPS as readonly string[]).includes(e.step) &&
+    (e.kind === 'unavailable' || e.kind === 'rejected') &&
+    typeof e.error === 'string' &&
+    typeof e.attempts === 'number' &&
+    typeof e.parkCount === 'number' &&
+    Number.isInteger(e.parkCount) &&
+    e.parkCount >= 1 &&
+    typeof e.parkedAt === 'string' &&
+    !Number.isNaN(Date.parse(e.parkedAt))
+  );
+}
+
 export type ProviderStatus = 'up' | 'down' | 'unknown';
 
 export interface ProviderHealthView {

@@ -221,6 +221,19 @@ describe('dead-letter queue workflow', () => {
     await handle.signal('park', { ...entry, parkCount: 1, error: 'a late duplicate' });
     const list = await handle.query(entriesQuery);
     expect(list).toEqual([entry]);
+
+    // Malformed signals (anyone with the CLI can send them) are ignored; the queue keeps running.
+    await temporalCli(stack.config, ['workflow', 'signal', '--workflow-id', handle.workflowId, '--name', 'park', '--input', '{"orderId":5}']);
+    await temporalCli(stack.config, ['workflow', 'signal', '--workflow-id', handle.workflowId, '--name', 'park', '--input', 'null']);
+    await temporalCli(stack.config, ['workflow', 'signal', '--workflow-id', handle.workflowId, '--name', 'unpark', '--input', '{"orderId":"X-1"}']);
+    await temporalCli(stack.config, ['workflow', 'signal', '--workflow-id', handle.workflowId, '--name', 'providerStatus', '--input', '{"status":"sideways"}']);
+    await temporalCli(stack.config, ['workflow', 'signal', '--workflow-id', handle.workflowId, '--name', 'redriveOrder', '--input', '[1,2]']);
+    expect(await handle.query(entriesQuery)).toEqual([entry]);
+    // …and still processes what comes next (a handler that threw would have stalled its workflow task).
+    const next = { ...entry, orderId: 'X-2', workflowId: 'order-X-2' };
+    await handle.signal('park', next);
+    await eventually(async () => (await handle.query(entriesQuery)).length === 2);
+    expect((await handle.describe()).status.name).toBe('RUNNING');
     await handle.terminate();
   });
 });
