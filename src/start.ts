@@ -242,6 +242,7 @@ async function main(): Promise<void> {
       ['Providers', `${providers.url}  (admin: ${providers.url}/admin/providers)`],
       ['Metrics', `${httpUrl(config.host, config.metricsPort, '/metrics')}  (worker; the API's: ${apiUrl}/metrics)`],
       ['Data', config.dataDir],
+      ['temporal CLI', `export TEMPORAL_CODEC_ENDPOINT=${apiUrl}/codec  (to read the encrypted payloads)`],
     ];
     say(
       [

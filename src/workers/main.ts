@@ -8,7 +8,7 @@ import { createWorker, installRuntime, startHealthChecks } from './worker';
 export async function runWorker(config = loadConfigOrExit(), logger = createLogger('worker', config.logLevel)) {
   const connection = await NativeConnection.connect(connectionOptions(config) as Parameters<typeof NativeConnection.connect>[0]);
   const client = await connectClient(config);
-  const worker = await createWorker({ config, connection, client });
+  const worker = await createWorker({ config, connection, client, logger });
   await startHealthChecks(client, config);
   const running = worker.run();
   logger.info({ taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace }, 'worker ready');

@@ -5,7 +5,7 @@
  */
 import type { Client } from '@temporalio/client';
 import type { Logger as TemporalLogger, LogLevel, LogMetadata } from '@temporalio/common';
-import { type NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { bundleWorkflowCode, type NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { createHttpProviders, type Providers } from '../activities/providers';
 import type { Config } from '../config';
@@ -24,6 +24,18 @@ export interface CreateWorkerOptions {
   /** Extra activity dependencies (tests lower thresholds). */
   activityDeps?: Partial<ActivityDeps>;
   workerOptions?: Partial<WorkerOptions>;
+  /** Where the bundler's report goes (debug level). */
+  logger?: Logger;
+}
+
+/** Bundles the workflows once at start; webpack's multi-line report goes to debug, not info. */
+export async function bundleWorkflows(logger?: Logger): Promise<{ code: string }> {
+  const log = (message: string): void => logger?.debug({ component: 'bundler' }, message);
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../workflows'),
+    logger: { log: (_l, m) => log(m), trace: log, debug: log, info: log, warn: (m) => logger?.warn(m), error: (m) => logger?.error(m) },
+  });
+  return { code };
 }
 
 export async function createWorker(o: CreateWorkerOptions): Promise<Worker> {
@@ -40,7 +52,7 @@ export async function createWorker(o: CreateWorkerOptions): Promise<Worker> {
     connection: o.connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    ...(o.workflowBundlePath ? { workflowBundle: { codePath: o.workflowBundlePath } } : { workflowsPath: require.resolve('../workflows') }),
+    workflowBundle: o.workflowBundlePath ? { codePath: o.workflowBundlePath } : await bundleWorkflows(o.logger),
     activities,
     dataConverter: createDataConverter(config),
     maxConcurrentActivityTaskExecutions: 200,
