@@ -130,7 +130,7 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   return {
-    async grantCourseAccess(input: StepInput & { customerId: string; courseId: string }) {
+    grantCourseAccess: async (input: StepInput & { customerId: string; courseId: string }) => {
       return step('courses', input, (signal) =>
         providers.courses.enroll(
           { orderId: input.orderId, customerId: input.customerId, courseId: input.courseId },
@@ -139,7 +139,7 @@ export function createActivities(deps: ActivityDeps) {
       );
     },
 
-    async reserveInventory(input: StepInput & { sku: string; quantity: number }) {
+    reserveInventory: async (input: StepInput & { sku: string; quantity: number }) => {
       return step('inventory', input, (signal) =>
         providers.inventory.reserve(
           { orderId: input.orderId, sku: input.sku, quantity: input.quantity },
@@ -148,13 +148,13 @@ export function createActivities(deps: ActivityDeps) {
       );
     },
 
-    async pack(input: StepInput & { reservationId: string }) {
+    pack: async (input: StepInput & { reservationId: string }) => {
       return step('packing', input, (signal) =>
         providers.packing.pack({ orderId: input.orderId, reservationId: input.reservationId }, { idempotencyKey: input.idempotencyKey, signal }),
       );
     },
 
-    async ship(input: StepInput & { packageId: string; address: Address }) {
+    ship: async (input: StepInput & { packageId: string; address: Address }) => {
       return step('logistics', input, (signal) =>
         providers.logistics.ship(
           { orderId: input.orderId, packageId: input.packageId, address: input.address },
@@ -164,18 +164,18 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** Compensation: retried until it succeeds (a refusal such as "already gone" counts as done). */
-    async revokeCourseAccess(input: { orderId: string; enrollmentId: string; idempotencyKey: string }): Promise<void> {
+    revokeCourseAccess: async (input: { orderId: string; enrollmentId: string; idempotencyKey: string }): Promise<void> => {
       await compensate('courses', input.orderId, () => providers.courses.revoke(input.enrollmentId, { idempotencyKey: input.idempotencyKey }));
     },
 
-    async releaseInventory(input: { orderId: string; reservationId: string; idempotencyKey: string }): Promise<void> {
+    releaseInventory: async (input: { orderId: string; reservationId: string; idempotencyKey: string }): Promise<void> => {
       await compensate('inventory', input.orderId, () =>
         providers.inventory.release(input.reservationId, { idempotencyKey: input.idempotencyKey }),
       );
     },
 
     /** Adds the entry to its provider's dead-letter queue, starting the queue if needed (signal-with-start). */
-    async parkInDeadLetterQueue(input: { entry: DeadLetterEntry; shards: number }): Promise<void> {
+    parkInDeadLetterQueue: async (input: { entry: DeadLetterEntry; shards: number }): Promise<void> => {
       const { entry, shards } = input;
       const shard = shardOf(entry.orderId, shards);
       await temporalClient.workflow.signalWithStart(WORKFLOW_TYPES.deadLetterQueue, {
@@ -190,7 +190,7 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** `GET /<provider>/health`. Never throws: the health workflow records the answer. */
-    async probeProvider(input: { provider: ProviderName; timeoutMs: number }): Promise<ProbeResult> {
+    probeProvider: async (input: { provider: ProviderName; timeoutMs: number }): Promise<ProbeResult> => {
       const signal = AbortSignal.timeout(input.timeoutMs);
       try {
         await providers.health(input.provider, signal);
@@ -205,7 +205,7 @@ export function createActivities(deps: ActivityDeps) {
      * (so a queue created later knows); `up` only signals existing ones: a queue that doesn't exist has
      * nothing to redrive.
      */
-    async notifyDeadLetterQueues(input: { provider: ProviderName; status: 'up' | 'down'; shards: number }): Promise<void> {
+    notifyDeadLetterQueues: async (input: { provider: ProviderName; status: 'up' | 'down'; shards: number }): Promise<void> => {
       const { provider, status, shards } = input;
       healthCache.set(provider, { down: status === 'down', at: Date.now() });
       await Promise.all(

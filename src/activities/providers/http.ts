@@ -44,12 +44,13 @@ export interface HttpRequest {
 }
 
 function transportReason(err: unknown, timeoutMs: number): string {
-  const e = err as { name?: string; code?: string; cause?: { code?: string } };
+  const e = err as { name?: string; code?: string; cause?: { code?: string; message?: string } };
   if (e.name === 'TimeoutError' || e.name === 'AbortError') return `timeout after ${timeoutMs} ms`;
   const code = e.cause?.code ?? e.code;
   if (code === 'ECONNREFUSED') return 'connection refused';
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return 'connection reset';
-  return code ? `network error ${code}` : 'network error';
+  if (code) return `network error ${code}`;
+  return e.cause?.message ? `network error: ${e.cause.message}` : 'network error';
 }
 
 /** Sends the request; resolves with the parsed JSON body of a 2xx answer. */
