@@ -260,19 +260,44 @@ export function buildSandboxApp(opts: SandboxAppOptions = {}): FastifyInstance {
   }
 
   // ----- the provider gate: accounting, latency, down ----------------------------------------------
+  const wait = async (ms: number): Promise<boolean> => {
+    if (ms <= 0) return true;
+    try {
+      await sleep(ms, undefined, { signal: closing.signal });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const isDown = (provider: ProviderName) => state.providers[provider].state === 'down' || closing.signal.aborted;
+
+  /** Health and reads: counted, delayed, refused while down. */
   const gate = (provider: ProviderName) =>
     async function providerGate(_req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
       const p = state.providers[provider];
       p.requests += 1;
-      const latency = p.latencyMs;
-      if (latency > 0) {
-        try {
-          await sleep(latency, undefined, { signal: closing.signal });
-        } catch {
-          return reply.code(503).send(UNAVAILABLE);
-        }
+      if (!(await wait(p.latencyMs)) || isDown(provider)) return reply.code(503).send(UNAVAILABLE);
+      return undefined;
+    };
+
+  /**
+   * Mutating calls are counted and refused while down as they arrive; their latency is processing time,
+   * spent after the body is read: like a real provider, the effect is created even if the caller has
+   * gone away meanwhile (a worker killed mid-call), and only its answer is lost.
+   */
+  const arrival = (provider: ProviderName) =>
+    async function providerArrival(_req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+      const p = state.providers[provider];
+      p.requests += 1;
+      if (isDown(provider)) {
+        await wait(p.latencyMs);
+        return reply.code(503).send(UNAVAILABLE);
       }
-      if (state.providers[provider].state === 'down' || closing.signal.aborted) return reply.code(503).send(UNAVAILABLE);
+      return undefined;
+    };
+  const processing = (provider: ProviderName) =>
+    async function providerProcessing(_req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+      if (!(await wait(state.providers[provider].latencyMs)) || isDown(provider)) return reply.code(503).send(UNAVAILABLE);
       return undefined;
     };
 
@@ -324,7 +349,7 @@ export function buildSandboxApp(opts: SandboxAppOptions = {}): FastifyInstance {
     app.get(`/${provider}/health`, { onRequest: gate(provider) }, async () => ({ status: 'ok' }));
   }
 
-  const mutating = (provider: ProviderName) => ({ onRequest: gate(provider), preValidation: requireIdempotencyKey });
+  const mutating = (provider: ProviderName) => ({ onRequest: arrival(provider), preValidation: requireIdempotencyKey, preHandler: processing(provider) });
 
   // ----- courses --------------------------------------------------------------------------------------
   app.post('/courses/enrollments', { ...mutating('courses'), schema: { body: EnrollmentRequest } }, async (req, reply) =>

@@ -72,6 +72,8 @@ export interface FulfillmentPolicy {
   parkBackstopMs?: number;
   /** Number of dead-letter-queue shards per provider (`DLQ_SHARDS`). */
   dlqShards?: number;
+  /** Start-to-close timeout of one provider call attempt, ms (a worker that dies mid-call is noticed after it). */
+  activityTimeoutMs?: number;
 }
 
 export interface OrderFulfillmentInput {

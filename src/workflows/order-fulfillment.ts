@@ -61,6 +61,7 @@ export const DEFAULT_POLICY = {
   stepRetryInitialMs: 1000,
   parkBackstopMs: 60 * 60 * 1000,
   dlqShards: 1,
+  activityTimeoutMs: 30_000,
 };
 
 /** How an order left a parked step. */
@@ -74,7 +75,7 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Or
 
   // Provider steps: a short bounded retry, then the order parks. Refusals and "known down" don't retry.
   const providerCalls = proxyActivities<Activities>({
-    startToCloseTimeout: '30s',
+    startToCloseTimeout: policy.activityTimeoutMs,
     retry: {
       initialInterval: policy.stepRetryInitialMs,
       backoffCoefficient: 2,
