@@ -279,7 +279,8 @@ export const JsonPayloadSchema = Type.Object(
   { additionalProperties: false },
 );
 export const CodecBodySchema = Type.Object(
-  { payloads: Type.Array(JsonPayloadSchema, { maxItems: 10_000 }) },
+  // Protobuf JSON omits an empty list: the CLI sends `{}` for a query without arguments.
+  { payloads: Type.Optional(Type.Array(JsonPayloadSchema, { maxItems: 10_000 })) },
   { additionalProperties: false, description: 'Temporal `Payloads` in protobuf JSON.' },
 );
 export type CodecBody = Static<typeof CodecBodySchema>;

@@ -475,7 +475,7 @@ describe('metrics', () => {
 });
 
 describe('remote codec', () => {
-  type CodecBody = Static<typeof CodecBodySchema>;
+  type CodecBody = Required<Static<typeof CodecBodySchema>>;
   const b64 = (s: string) => Buffer.from(s).toString('base64');
   const plain: CodecBody = {
     payloads: [
@@ -503,6 +503,14 @@ describe('remote codec', () => {
     expect(dec.json()).toEqual({ payloads: [plain.payloads[0]] });
     const bad = await t.app.inject({ method: 'POST', url: '/codec/decode', payload: { payload: [] } });
     expect(bad.statusCode).toBe(400);
+  });
+
+  it('accepts an empty Payloads as protobuf JSON writes it, `{}` (the CLI sends it for a query without arguments)', async () => {
+    for (const url of ['/codec/decode', '/codec/encode']) {
+      const res = await t.app.inject({ method: 'POST', url, payload: {} });
+      expect(res.statusCode, url).toBe(200);
+      expect(res.json()).toEqual({ payloads: [] });
+    }
   });
 
   it('answers CORS preflights from any origin for POST with the Web UI headers', async () => {

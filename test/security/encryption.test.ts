@@ -66,6 +66,14 @@ describe('payload encryption', () => {
     );
     expect(readable(withCodec)).toContain(CANARY);
 
+    // A query through the codec, as the README's CLI recipes do (its empty argument list is sent as `{}`).
+    const queried = await temporalCli(
+      stack.config,
+      ['workflow', 'query', '--workflow-id', workflowId, '--type', 'status', '-o', 'json', '--codec-auth', `Bearer ${TOKEN}`],
+      { codecEndpoint: `${api.url}/codec` },
+    );
+    expect(queried).toContain('"status": "completed"');
+
     // …and refuses those without.
     const denied = await fetch(`${api.url}/codec/decode`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"payloads":[]}' });
     expect(denied.status).toBe(401);

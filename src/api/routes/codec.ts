@@ -16,7 +16,7 @@ export interface CodecRouteOptions {
   codec: PayloadCodec;
 }
 
-type JsonPayload = CodecBody['payloads'][number];
+type JsonPayload = NonNullable<CodecBody['payloads']>[number];
 
 /** The largest codec request: histories carry many payloads, each up to Temporal's 2 MiB limit. */
 export const CODEC_BODY_LIMIT = 16 * 1024 * 1024;
@@ -52,12 +52,12 @@ export const codecRoutes: FastifyPluginAsyncTypebox<CodecRouteOptions> = async (
   });
 
   fastify.post('/encode', { schema: schema('Encode (encrypt) payloads'), bodyLimit: CODEC_BODY_LIMIT }, async (request) => {
-    const encoded = await codec.encode(request.body.payloads.map(payloadFromJson));
+    const encoded = await codec.encode((request.body.payloads ?? []).map(payloadFromJson));
     return { payloads: encoded.map(payloadToJson) };
   });
 
   fastify.post('/decode', { schema: schema('Decode (decrypt) payloads'), bodyLimit: CODEC_BODY_LIMIT }, async (request) => {
-    const payloads = request.body.payloads.map(payloadFromJson);
+    const payloads = (request.body.payloads ?? []).map(payloadFromJson);
     let decoded: Payload[];
     try {
       decoded = await codec.decode(payloads);
