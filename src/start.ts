@@ -8,14 +8,13 @@
  * next start. A restart on the same DATA_DIR resumes every order in flight.
  */
 import { mkdirSync } from 'node:fs';
-import { Connection } from '@temporalio/client';
 import { startApi } from './api/server';
 import { ConfigError, type Config, loadConfigOrExit } from './config';
 import { createLogger, type Logger } from './logger';
 import { startProviders } from './providers/server';
 import { TemporalCliNotFound } from './temporal/cli';
 import { connectionOptions, resolveEncryptionKey } from './temporal/connection';
-import { dbFileIn, splitAddress } from './temporal/dev-server';
+import { dbFileIn, splitAddress, TemporalNotReady, waitForTemporal } from './temporal/dev-server';
 import {
   assertPortFree,
   type EmbeddedTemporal,
@@ -73,29 +72,20 @@ async function checkPorts(config: Config): Promise<void> {
 /** EMBEDDED_TEMPORAL=false: wait for the configured server (TLS and API keys as the workers use them). */
 async function waitForExternalTemporal(config: Config, timeoutMs = 30_000): Promise<void> {
   const { address, namespace } = config.temporal;
-  const deadline = Date.now() + timeoutMs;
-  let announced = false;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const connection = await Connection.connect({ ...connectionOptions(config), connectTimeout: 2000 });
-      try {
-        await connection.workflowService.describeNamespace({ namespace });
-        return;
-      } finally {
-        await connection.close();
-      }
-    } catch (err) {
-      lastError = err;
-      if (!announced) say(`waiting for Temporal at ${address} (EMBEDDED_TEMPORAL=false)…`);
-      announced = true;
-      await new Promise((r) => setTimeout(r, 500));
-    }
+  try {
+    await waitForTemporal(address, namespace, {
+      timeoutMs,
+      connection: connectionOptions(config),
+      retryMs: 500,
+      onFirstFailure: () => say(`waiting for Temporal at ${address} (EMBEDDED_TEMPORAL=false)…`),
+    });
+  } catch (err) {
+    if (!(err instanceof TemporalNotReady)) throw err;
+    throw new StartupError(
+      `TEMPORAL_ADDRESS: no Temporal server with namespace "${namespace}" answers at ${address} (${oneLine(err.lastError)}); ` +
+        `start one there, or unset EMBEDDED_TEMPORAL to run the embedded dev server`,
+    );
   }
-  throw new StartupError(
-    `TEMPORAL_ADDRESS: no Temporal server with namespace "${namespace}" answers at ${address} (${oneLine(lastError)}); ` +
-      `start one there, or unset EMBEDDED_TEMPORAL to run the embedded dev server`,
-  );
 }
 
 /**

@@ -28,6 +28,7 @@ import Fastify, {
 import { type TypeBoxTypeProvider, TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import { type Static, Type } from 'typebox';
 import { PROVIDERS, type ProviderName, isProviderName } from '../workflows/definitions';
+import { canonicalJson } from '../canonical-json';
 
 // ---------------------------------------------------------------------------------------------------
 // Schemas
@@ -164,17 +165,6 @@ function statsOf(p: ProviderRuntime): SandboxProviderStats {
   return { state, latencyMs, failureRate, requests, effects, duplicateEffects };
 }
 
-/** JSON with sorted object keys, so two equal bodies give the same fingerprint whatever their key order. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
 
 // ---------------------------------------------------------------------------------------------------
 // The app

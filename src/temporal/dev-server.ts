@@ -6,7 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
-import { Connection } from '@temporalio/client';
+import { Connection, type ConnectionOptions } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../workflows/definitions';
 
 export interface DevServerOptions {
@@ -83,15 +83,27 @@ export async function freePort(): Promise<number> {
   });
 }
 
+export interface WaitOptions {
+  timeoutMs?: number;
+  /** Full connection options (TLS, API key) instead of a plain address. */
+  connection?: ConnectionOptions;
+  /** Stop waiting at once when this returns a reason (e.g. the server process died). */
+  isDead?: () => string | undefined;
+  /** Called once, on the first failed attempt. */
+  onFirstFailure?: () => void;
+  retryMs?: number;
+}
+
 /** Wait until the frontend answers and the namespace exists. */
-export async function waitForTemporal(address: string, namespace: string, timeoutMs = 60_000, isDead?: () => string | undefined): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+export async function waitForTemporal(address: string, namespace: string, o: WaitOptions = {}): Promise<void> {
+  const deadline = Date.now() + (o.timeoutMs ?? 60_000);
   let lastError: unknown;
+  let failures = 0;
   while (Date.now() < deadline) {
-    const dead = isDead?.();
+    const dead = o.isDead?.();
     if (dead) throw new Error(dead);
     try {
-      const connection = await Connection.connect({ address, connectTimeout: 2000 });
+      const connection = await Connection.connect({ ...o.connection, address, connectTimeout: 2000 });
       try {
         await connection.workflowService.describeNamespace({ namespace });
         return;
@@ -100,10 +112,23 @@ export async function waitForTemporal(address: string, namespace: string, timeou
       }
     } catch (err) {
       lastError = err;
-      await new Promise((r) => setTimeout(r, 250));
+      if (failures++ === 0) o.onFirstFailure?.();
+      await new Promise((r) => setTimeout(r, o.retryMs ?? 250));
     }
   }
-  throw new Error(`Temporal at ${address} did not become ready within ${timeoutMs} ms: ${String(lastError)}`);
+  throw new TemporalNotReady(address, namespace, o.timeoutMs ?? 60_000, lastError);
+}
+
+export class TemporalNotReady extends Error {
+  override name = 'TemporalNotReady';
+  constructor(
+    readonly address: string,
+    readonly namespace: string,
+    timeoutMs: number,
+    readonly lastError: unknown,
+  ) {
+    super(`Temporal at ${address} did not become ready within ${timeoutMs} ms: ${String(lastError)}`);
+  }
 }
 
 /** The dev server we started last in this DATA_DIR, if it outlived its parent (e.g. after kill -9). */
@@ -143,7 +168,7 @@ export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
   });
   if (child.pid) writeFileSync(pidFile, String(child.pid));
   try {
-    for (const ns of new Set([o.namespace, ...(o.extraNamespaces ?? [])])) await waitForTemporal(o.address, ns, 120_000, () => exited);
+    for (const ns of new Set([o.namespace, ...(o.extraNamespaces ?? [])])) await waitForTemporal(o.address, ns, { timeoutMs: 120_000, isDead: () => exited });
   } catch (err) {
     child.kill('SIGKILL');
     throw err;

@@ -39,6 +39,7 @@ import {
   RetryAcceptedSchema,
 } from '../schemas';
 import { queryOrder } from '../temporal';
+import { canonicalJson } from '../../canonical-json';
 
 export interface RouteOptions {
   config: Config;
@@ -47,17 +48,6 @@ export interface RouteOptions {
   probeTimeoutMs: number;
 }
 
-/** JSON with object keys sorted at every level, so equal bodies hash equal whatever their key order. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
 
 export const requestHashOf = (order: OrderRequest): string => createHash('sha256').update(canonicalJson(order)).digest('hex');
 
