@@ -42,7 +42,8 @@ describe.skipIf(recording)('replay of recorded histories', () => {
     expect(files).toMatch(/order-parked-resumed/);
     expect(files).toMatch(/order-cancelled/);
     expect(files).toMatch(/order-discarded/);
-    expect(files).toMatch(/dlq-/);
+    expect(files).toMatch(/dlq-logistics\.json/); // before the dlq-redrive-without-waiting patch
+    expect(files).toMatch(/dlq-logistics-redrive-without-waiting/); // after it
     expect(files).toMatch(/health-/);
   });
 
@@ -102,7 +103,8 @@ describe.runIf(recording)('record histories', () => {
     await save('order-parked-resumed', parked.workflowId);
     await save('order-cancelled', cancelled.workflowId);
     await save('order-discarded', discarded.workflowId);
-    await save('dlq-logistics', deadLetterQueueWorkflowId('logistics', 0, 1));
+    // dlq-logistics.json was recorded before the dlq-redrive-without-waiting patch; keep it to replay the old path.
+    await save('dlq-logistics-redrive-without-waiting', deadLetterQueueWorkflowId('logistics', 0, 1));
     await save('health-logistics', healthWorkflowId('logistics'));
     expect(WORKFLOW_TYPES.order).toBe('orderFulfillment');
   }, 120_000);
