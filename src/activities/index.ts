@@ -90,17 +90,31 @@ export function createActivities(deps: ActivityDeps) {
   const { providers, temporalClient } = deps;
   const healthCacheMs = deps.healthCacheMs ?? 1000;
   const healthCache = new Map<ProviderName, { down: boolean; at: number }>();
+  const healthLookups = new Map<ProviderName, Promise<boolean>>();
 
-  /** Is the provider known down by its health workflow? Cached briefly: one query per second per provider. */
+  /**
+   * Is the provider known down by its health workflow? One lookup at a time per provider, with a
+   * one-second deadline; calls that arrive while it runs get the last known answer, so a burst of
+   * activities never queues behind queries.
+   */
   async function knownDown(provider: ProviderName): Promise<boolean> {
     const cached = healthCache.get(provider);
     if (cached && Date.now() - cached.at < healthCacheMs) return cached.down;
+    const inFlight = healthLookups.get(provider);
+    if (inFlight) return cached ? cached.down : inFlight;
+    const lookup = lookUpHealth(provider).finally(() => healthLookups.delete(provider));
+    healthLookups.set(provider, lookup);
+    return lookup;
+  }
+
+  async function lookUpHealth(provider: ProviderName): Promise<boolean> {
     let down = false;
     try {
-      const view = await temporalClient.workflow.getHandle(healthWorkflowId(provider)).query(providerStatusQuery);
+      const deadline = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('health lookup timed out')), 1000).unref());
+      const view = await Promise.race([temporalClient.workflow.getHandle(healthWorkflowId(provider)).query(providerStatusQuery), deadline]);
       down = view.status === 'down';
     } catch {
-      down = false; // no health workflow, or it can't answer: don't block the call on it
+      down = healthCache.get(provider)?.down ?? false; // no answer: keep what we knew, never block the call on it
     }
     healthCache.set(provider, { down, at: Date.now() });
     return down;
