@@ -38,7 +38,8 @@ describe.skipIf(recording)('replay of recorded histories', () => {
 
   it('has a recorded history of every workflow type', () => {
     const files = recorded().map((r) => r.file).join(' ');
-    expect(files).toMatch(/order-completed/);
+    expect(files).toMatch(/order-completed-box\.json/); // before the order-fewer-visibility-updates patch
+    expect(files).toMatch(/order-completed-box-fewer-visibility-updates/); // after it
     expect(files).toMatch(/order-parked-resumed/);
     expect(files).toMatch(/order-cancelled/);
     expect(files).toMatch(/order-discarded/);
@@ -74,6 +75,8 @@ describe.runIf(recording)('record histories', () => {
   afterAll(async () => {
     await stack?.stop();
   });
+  // Order histories recorded before the order-fewer-visibility-updates patch keep their plain names.
+  const ORDER_SUFFIX = '-fewer-visibility-updates';
   const save = async (name: string, workflowId: string, runId?: string) => {
     const history = await stack.client.workflow.getHandle(workflowId, runId).fetchHistory();
     writeFileSync(join(HISTORIES, `${name}.json`), `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 1)}\n`);
@@ -82,10 +85,10 @@ describe.runIf(recording)('record histories', () => {
   it('records', async () => {
     const box = await stack.startOrder({ orderId: 'R-box' });
     await box.result();
-    await save('order-completed-box', box.workflowId);
+    await save('order-completed-box' + ORDER_SUFFIX, box.workflowId);
     const course = await stack.startOrder({ orderId: 'R-course', box: undefined, shippingAddress: undefined });
     await course.result();
-    await save('order-completed-course-only', course.workflowId);
+    await save('order-completed-course-only' + ORDER_SUFFIX, course.workflowId);
 
     await stack.admin.setProvider('logistics', { state: 'down' });
     await eventually(async () => (await stack.client.workflow.getHandle(healthWorkflowId('logistics')).query<{ status: string }>('status')).status === 'down');
@@ -100,9 +103,9 @@ describe.runIf(recording)('record histories', () => {
     await discarded.result();
     await stack.admin.setProvider('logistics', { state: 'up' });
     await parked.result();
-    await save('order-parked-resumed', parked.workflowId);
-    await save('order-cancelled', cancelled.workflowId);
-    await save('order-discarded', discarded.workflowId);
+    await save('order-parked-resumed' + ORDER_SUFFIX, parked.workflowId);
+    await save('order-cancelled' + ORDER_SUFFIX, cancelled.workflowId);
+    await save('order-discarded' + ORDER_SUFFIX, discarded.workflowId);
     // dlq-logistics.json was recorded before the dlq-redrive-without-waiting patch; keep it to replay the old path.
     await save('dlq-logistics-redrive-without-waiting', deadLetterQueueWorkflowId('logistics', 0, 1));
     await save('health-logistics', healthWorkflowId('logistics'));
