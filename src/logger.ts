@@ -20,5 +20,6 @@ export const REDACT_PATHS = [
 ];
 
 export function createLogger(name: string, level: string = process.env.LOG_LEVEL ?? 'info'): Logger {
-  return pino({ name, level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+  // Asynchronous writes: logging must not block the event loop on the order hot path.
+  return pino({ name, level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, pino.destination({ sync: false }));
 }

@@ -46,6 +46,13 @@ export const DLQ_DEFAULTS = {
   maxInFlightSignals: 500,
 };
 
+/** A loggable description of an untrusted signal field: never throws, whatever it is. */
+function describeInput(value: unknown): string {
+  if (typeof value === 'string') return value.slice(0, 100);
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return value === null ? 'null' : typeof value;
+}
+
 /** Doubles with each park of the same order, capped: a flapping provider is not hammered. */
 function retryDelayMs(base: number, parkCount: number): number {
   return base * 2 ** Math.min(Math.max(parkCount - 1, 0), 6);
@@ -108,14 +115,14 @@ export async function deadLetterQueue(input: DeadLetterQueueInput): Promise<void
   setHandler(redriveOrderSignal, (req) => {
     signalsThisRun++;
     if (typeof req?.orderId === 'string' && entries.has(req.orderId)) redriveQueue.add(req.orderId);
-    else log.warn('redriveOrder: no such entry', { provider: input.provider, orderId: String(req?.orderId) });
+    else log.warn('redriveOrder: no such entry', { provider: input.provider, orderId: describeInput(req?.orderId) });
     updateDetails();
   });
   setHandler(discardOrderSignal, (req) => {
     signalsThisRun++;
     const entry = typeof req?.orderId === 'string' ? entries.get(req.orderId) : undefined;
     if (!entry) {
-      log.warn('discardOrder: no such entry', { provider: input.provider, orderId: String(req?.orderId) });
+      log.warn('discardOrder: no such entry', { provider: input.provider, orderId: describeInput(req?.orderId) });
       return;
     }
     remove(entry);

@@ -122,7 +122,7 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Or
       log.warn('cancel refused: the shipment exists or the order has ended', { orderId: order.orderId, status: view.status });
       return;
     }
-    cancelRequest ??= { reason: req?.reason };
+    cancelRequest ??= { reason: reasonOf(req) };
   });
   setHandler(resumeSignal, (req) => {
     if (view.status === 'parked') wake = { source: req?.source === 'dlq' ? 'dlq' : 'operator' };
@@ -131,7 +131,7 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Or
     if (view.status === 'parked') wake = { source: 'operator' };
   });
   setHandler(discardSignal, (req) => {
-    if (view.status === 'parked') discardRequest ??= { reason: req?.reason };
+    if (view.status === 'parked') discardRequest ??= { reason: reasonOf(req) };
   });
 
   function setStatus(status: OrderStatus): void {
@@ -374,6 +374,12 @@ function classify(err: ActivityFailure, provider: string, maxAttempts: number): 
     return { kind: 'unavailable', message: `${provider} unavailable: timeout`, reason: 'timeout', attempts: maxAttempts };
   }
   return { kind: 'unavailable', message: `${provider} unavailable: ${cause?.message ?? err.message}`, reason: cause?.message ?? err.message, attempts: maxAttempts };
+}
+
+/** A signal's optional `reason`, from untrusted input: a short string or nothing. */
+function reasonOf(input: unknown): string | undefined {
+  const reason = typeof input === 'object' && input !== null ? (input as { reason?: unknown }).reason : undefined;
+  return typeof reason === 'string' && reason.length > 0 ? reason.slice(0, 500) : undefined;
 }
 
 function isTerminal(status: OrderStatus): boolean {
