@@ -63,10 +63,12 @@ describe('dead-letter queues at scale', () => {
     for (const id of queues) {
       for (const run of await allRuns(id)) {
         const history = await stack.client.workflow.getHandle(id, run.runId).fetchHistory();
+        // The queue paces by workflow time: the start time of the workflow task that decided each
+        // resume (server event times of the signals themselves jitter with task processing).
+        let decidedAt = 0;
         for (const e of history.events ?? []) {
-          if (e.signalExternalWorkflowExecutionInitiatedEventAttributes?.signalName === 'resume') {
-            resumeTimes.push(Number(e.eventTime?.seconds ?? 0) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6));
-          }
+          if (e.workflowTaskStartedEventAttributes) decidedAt = Number(e.eventTime?.seconds ?? 0) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6);
+          if (e.signalExternalWorkflowExecutionInitiatedEventAttributes?.signalName === 'resume') resumeTimes.push(decidedAt);
         }
       }
     }
