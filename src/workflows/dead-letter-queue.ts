@@ -36,6 +36,9 @@ import {
 /** Redrives in one-second rounds that don't wait for their signals' confirmation (see the redrive loop). */
 export const PATCH_REDRIVE_WITHOUT_WAITING = 'dlq-redrive-without-waiting';
 
+/** An idle queue wakes on a new park to re-plan its auto-retry timer. */
+export const PATCH_WAKE_ON_PARK = 'dlq-wake-on-park';
+
 export const DLQ_DEFAULTS = {
   maxSignalsPerRun: 8000,
   maxHistoryEventsPerRun: 3500,
@@ -75,6 +78,11 @@ export async function deadLetterQueue(input: DeadLetterQueueInput): Promise<void
   );
   const discards: { orderId: string; workflowId: string; reason?: string }[] = [];
   let providerStatus = state.providerStatus;
+  /** A park arrived since the queue last planned its wait (see the idle wait in the main loop). */
+  let parkedSinceWait = false;
+  // Runs recorded before this patch slept through new parks until their planned timer (found by the
+  // chaos test: an unavailable entry of a provider that stayed up waited for its 1-hour backstop).
+  const wakeOnPark = patched(PATCH_WAKE_ON_PARK);
   let signalsThisRun = 0;
 
   const remove = (entry: DeadLetterEntry): void => {
@@ -104,6 +112,7 @@ export async function deadLetterQueue(input: DeadLetterQueueInput): Promise<void
     entries.set(entry.orderId, entry);
     redriveQueue.delete(entry.orderId);
     removed.delete(entry.orderId);
+    parkedSinceWait = true;
     updateDetails();
   });
   setHandler(redriveAllSignal, () => {
@@ -204,7 +213,12 @@ export async function deadLetterQueue(input: DeadLetterQueueInput): Promise<void
     for (const orderId of auto.due) redriveQueue.add(orderId);
     if (redriveQueue.size === 0 && discards.length === 0) {
       if (shouldContinueAsNew()) break;
-      await condition(() => redriveQueue.size > 0 || discards.length > 0 || shouldContinueAsNew(), auto.waitMs ?? '1 day');
+      parkedSinceWait = false;
+      // A new park re-plans the wait (its own auto-retry may be due sooner than anything known now).
+      await condition(
+        () => redriveQueue.size > 0 || discards.length > 0 || shouldContinueAsNew() || (wakeOnPark && parkedSinceWait),
+        auto.waitMs ?? '1 day',
+      );
       continue;
     }
 

@@ -60,6 +60,9 @@ const RUNNING_STATUS: Record<StepName, OrderStatus> = {
 /** Search attributes change only when an order parks, leaves its queue or ends. */
 export const PATCH_FEWER_VISIBILITY_UPDATES = 'order-fewer-visibility-updates';
 
+/** A discarded order also removes itself from its queue (idempotent when the queue discarded it). */
+export const PATCH_UNPARK_ON_DISCARD = 'order-unpark-on-discard';
+
 export const DEFAULT_POLICY = {
   stepMaxAttempts: 3,
   stepRetryInitialMs: 1000,
@@ -243,7 +246,11 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Or
         await leaveQueue();
         return 'stop';
       }
-      if (discardRequest) return 'stop'; // the queue discarded the entry itself
+      if (discardRequest) {
+        // A discard sent to the order directly (not through its queue) must not leave a stale entry.
+        if (patched(PATCH_UNPARK_ON_DISCARD)) await leaveQueue();
+        return 'stop';
+      }
       if (woke) {
         const by = (wake as ResumeInput | undefined)?.source;
         if (by !== 'dlq') await leaveQueue();

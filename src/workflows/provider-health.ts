@@ -31,8 +31,10 @@ export async function providerHealth(input: ProviderHealthInput): Promise<void> 
     checkNow = true;
   });
   setHandler(configureHealthSignal, (cfg) => {
-    if (typeof cfg?.intervalMs === 'number' && cfg.intervalMs >= 100) settings.intervalMs = cfg.intervalMs;
-    if (typeof cfg?.dlqShards === 'number' && cfg.dlqShards >= 1) settings.dlqShards = cfg.dlqShards;
+    // Untrusted input (anyone with the CLI): whole numbers within the configuration's own bounds only.
+    const { intervalMs, dlqShards } = (typeof cfg === 'object' && cfg !== null ? cfg : {}) as { intervalMs?: unknown; dlqShards?: unknown };
+    if (Number.isInteger(intervalMs) && (intervalMs as number) >= 100 && (intervalMs as number) <= 86_400_000) settings.intervalMs = intervalMs as number;
+    if (Number.isInteger(dlqShards) && (dlqShards as number) >= 1 && (dlqShards as number) <= 64) settings.dlqShards = dlqShards as number;
   });
 
   const maxChecks = input.maxChecksPerRun ?? HEALTH_DEFAULTS.maxChecksPerRun;
