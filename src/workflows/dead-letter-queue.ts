@@ -205,7 +205,7 @@ export async function deadLetterQueue(input: DeadLetterQueueInput): Promise<void
   };
 
   updateDetails();
-  let lastBatchAt = 0;
+  let lastBatchAt = state.lastRedriveAt ?? 0;
   /** Resume signals sent and not yet confirmed by the server. */
   const inFlight = new Set<Promise<void>>();
   for (;;) {
@@ -273,6 +273,6 @@ export async function deadLetterQueue(input: DeadLetterQueueInput): Promise<void
   log.info('continuing as new', { provider: input.provider, entries: entries.size, signalsThisRun });
   await continueAsNew<typeof deadLetterQueue>({
     ...input,
-    state: { entries: [...entries.values()], providerStatus, redriveQueue: [...redriveQueue], removed: remember },
+    state: { entries: [...entries.values()], providerStatus, redriveQueue: [...redriveQueue], removed: remember, lastRedriveAt: lastBatchAt },
   });
 }

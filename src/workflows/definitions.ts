@@ -206,6 +206,8 @@ export interface DeadLetterQueueState {
   redriveQueue: string[];
   /** Highest parkCount removed per order, so a late duplicate park of an already-redriven park is ignored. */
   removed: Record<string, number>;
+  /** Workflow time of the last redrive round, so the rate holds across continue-as-new. */
+  lastRedriveAt?: number;
 }
 
 export interface ProviderHealthInput {
