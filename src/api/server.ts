@@ -9,6 +9,7 @@ import { type Config, loadConfigOrExit } from '../config';
 import { createLogger } from '../logger';
 import { connectionOptions, createEncryptionCodec } from '../temporal/connection';
 import { type BuildAppOptions, buildApp } from './app';
+import { closeOnSignals } from '../shutdown';
 
 export interface StartApiOptions {
   config: Config;
@@ -76,24 +77,7 @@ async function main(): Promise<void> {
   const api = await startApi({ config, logger });
   process.stdout.write(`api ready at ${api.url} (docs: ${api.url}/docs)\n`);
 
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    logger.info({ signal }, 'closing the API');
-    api.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'error while closing the API');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  closeOnSignals('API', () => api.close(), logger);
 }
 
 if (require.main === module) {

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { loadConfigOrExit } from '../config';
 import { type Logger, createLogger } from '../logger';
 import { buildSandboxApp } from './sandbox';
+import { closeOnSignals } from '../shutdown';
 
 export interface StartProvidersOptions {
   host: string;
@@ -61,24 +62,7 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`providers ready at ${running.url}\n`);
 
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      process.stderr.write(`${signal} again: exiting now\n`);
-      process.exit(1);
-    }
-    stopping = true;
-    logger.info({ signal }, 'closing the sandbox providers');
-    running.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'error while closing the sandbox providers');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  closeOnSignals('sandbox providers', () => running.close(), logger);
 }
 
 if (require.main === module) {
