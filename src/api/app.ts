@@ -6,7 +6,7 @@
  * (401, before the body is even read) → body limit (413) → TypeBox validation (400) → route. Every
  * error leaves through one handler (`errors.ts`) as `{ statusCode, error, message }`.
  */
-import fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
@@ -157,6 +157,12 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     return503OnClosing: true,
     // One line per request, written in onResponse (fastify's own two lines cost CPU on the hot path).
     disableRequestLogging: true,
+    // Errors fastify's router raises before any route (a malformed percent-encoding, an over-long
+    // path parameter) answer in the same { statusCode, error, message } shape as everything else.
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      const statusCode = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
+      void reply.code(statusCode).send(errorBody(statusCode, error.message));
+    },
     // The body limit must not hang on connections that keep sending: close them when the app closes.
     forceCloseConnections: true,
   };
