@@ -3,16 +3,11 @@
  * `POST /orders` uses (src/api/routes/orders.ts), so "raw" and "API" start the same workflow.
  */
 import { randomUUID } from 'node:crypto';
-import type { Client, WorkflowHandle, WorkflowStartOptions } from '@temporalio/client';
-import { orderSummary, requestHashOf } from '../../src/api/routes/orders';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { orderStartOptions } from '../../src/order-start';
 import type { Config } from '../../src/config';
 import {
-  CustomerIdKey,
-  FulfillmentStatusKey,
-  type OrderFulfillmentInput,
-  OrderIdKey,
   type OrderRequest,
-  orderWorkflowId,
   WORKFLOW_TYPES,
 } from '../../src/workflows/definitions';
 
@@ -38,29 +33,6 @@ export function sampleOrder(orderId: string, withBox: boolean): OrderRequest {
     order.shippingAddress = { name: 'Ann Lee', line1: '1 Main St', line2: 'Apt 2', city: 'Springfield', region: 'IL', postalCode: '62701', country: 'US' };
   }
   return order;
-}
-
-/** The workflow input and start options of `POST /orders` for this order. */
-export function orderStartOptions(config: Config, order: OrderRequest): WorkflowStartOptions & { args: [OrderFulfillmentInput] } {
-  const input: OrderFulfillmentInput = {
-    order,
-    acceptedAt: new Date().toISOString(),
-    policy: { stepMaxAttempts: config.stepMaxAttempts, parkBackstopMs: config.parkBackstopMs, dlqShards: config.dlqShards },
-  };
-  return {
-    workflowId: orderWorkflowId(order.orderId),
-    taskQueue: config.temporal.taskQueue,
-    args: [input],
-    workflowIdConflictPolicy: 'FAIL',
-    workflowIdReusePolicy: 'REJECT_DUPLICATE',
-    typedSearchAttributes: [
-      { key: OrderIdKey, value: order.orderId },
-      { key: CustomerIdKey, value: order.customer.id },
-      { key: FulfillmentStatusKey, value: 'accepted' },
-    ],
-    memo: { requestHash: requestHashOf(order) },
-    staticSummary: orderSummary(order),
-  };
 }
 
 /** Starts `orderFulfillment` the way the API does. */

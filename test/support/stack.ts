@@ -13,10 +13,7 @@ import { buildSandboxApp } from '../../src/providers/sandbox';
 import { connectClient } from '../../src/temporal/connection';
 import { createWorker, type CreateWorkerOptions, startHealthChecks } from '../../src/workers/worker';
 import {
-  CustomerIdKey,
-  FulfillmentStatusKey,
   type OrderFulfillmentInput,
-  OrderIdKey,
   type OrderRequest,
   type OrderView,
   orderWorkflowId,
@@ -26,6 +23,7 @@ import {
 } from '../../src/workflows/definitions';
 import type { orderFulfillment } from '../../src/workflows';
 import { testNamespace } from './namespaces';
+import { orderStartOptions } from '../../src/order-start';
 
 export const TEST_KEY = randomBytes(32).toString('base64');
 
@@ -158,23 +156,11 @@ export async function startTestStack(testFile: string, o: StackOptions = {}): Pr
     admin: new SandboxAdmin(providersUrl),
     async startOrder(partial = {}, input = {}) {
       const order = sampleOrder(partial);
-      return client.workflow.start<typeof orderFulfillment>(WORKFLOW_TYPES.order, {
-        workflowId: orderWorkflowId(order.orderId),
-        taskQueue: config.temporal.taskQueue,
-        args: [
-          {
-            order,
-            acceptedAt: new Date().toISOString(),
-            policy: { stepMaxAttempts: config.stepMaxAttempts, stepRetryInitialMs: 200, parkBackstopMs: config.parkBackstopMs, dlqShards: config.dlqShards },
-            ...input,
-          },
-        ],
-        typedSearchAttributes: [
-          { key: OrderIdKey, value: order.orderId },
-          { key: CustomerIdKey, value: order.customer.id },
-          { key: FulfillmentStatusKey, value: 'accepted' },
-        ],
-      });
+      // As the API starts it, with a short first retry so tests don't wait on backoff.
+      return client.workflow.start<typeof orderFulfillment>(
+        WORKFLOW_TYPES.order,
+        orderStartOptions(config, order, { policy: { stepRetryInitialMs: 200, ...input.policy } }),
+      );
     },
     async status(orderId) {
       return client.workflow.getHandle(orderWorkflowId(orderId)).query(statusQuery);

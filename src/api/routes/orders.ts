@@ -1,7 +1,7 @@
 /**
  * Orders: accept (start `orderFulfillment`, idempotently per orderId), read, list, cancel, retry.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { type WorkflowHandle, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { WorkflowExecutionDescription } from '@temporalio/client';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
@@ -9,9 +9,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../../config';
 import {
   cancelSignal,
-  CustomerIdKey,
   FulfillmentStatusKey,
-  type OrderFulfillmentInput,
   type OrderRequest,
   type OrderStatus,
   OrderIdKey,
@@ -39,7 +37,7 @@ import {
   RetryAcceptedSchema,
 } from '../schemas';
 import { queryOrder } from '../temporal';
-import { canonicalJson } from '../../canonical-json';
+import { orderStartOptions } from '../../order-start';
 
 export interface RouteOptions {
   config: Config;
@@ -48,15 +46,6 @@ export interface RouteOptions {
   probeTimeoutMs: number;
 }
 
-
-export const requestHashOf = (order: OrderRequest): string => createHash('sha256').update(canonicalJson(order)).digest('hex');
-
-/** The workflow's one-line summary in the Web UI: no customer data. */
-export function orderSummary(order: OrderRequest): string {
-  const parts = [`Order ${order.orderId}`, `course ${order.courseId}`];
-  if (order.box) parts.push(`box ${order.box.sku} ×${order.box.quantity}`);
-  return parts.join(' · ');
-}
 
 /** Every log line about an order carries its ID. */
 function tagOrder(request: FastifyRequest, reply: FastifyReply, orderId: string): void {
@@ -114,30 +103,11 @@ export const orderRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (fasti
       const orderId = body.orderId ?? randomUUID();
       tagOrder(request, reply, orderId);
       const order: OrderRequest = { ...body, orderId };
-      const workflowId = orderWorkflowId(orderId);
-      const requestHash = requestHashOf(order);
-      const input: OrderFulfillmentInput = {
-        order,
-        acceptedAt: new Date().toISOString(),
-        policy: { stepMaxAttempts: config.stepMaxAttempts, parkBackstopMs: config.parkBackstopMs, dlqShards: config.dlqShards },
-      };
+      const options = orderStartOptions(config, order);
+      const workflowId = options.workflowId;
+      const requestHash = options.memo?.requestHash;
       try {
-        await fastify.withTemporalDeadline(() =>
-          client.workflow.start(WORKFLOW_TYPES.order, {
-            workflowId,
-            taskQueue: config.temporal.taskQueue,
-            args: [input],
-            workflowIdConflictPolicy: 'FAIL',
-            workflowIdReusePolicy: 'REJECT_DUPLICATE',
-            typedSearchAttributes: [
-              { key: OrderIdKey, value: orderId },
-              { key: CustomerIdKey, value: order.customer.id },
-              { key: FulfillmentStatusKey, value: 'accepted' },
-            ],
-            memo: { requestHash },
-            staticSummary: orderSummary(order),
-          }),
-        );
+        await fastify.withTemporalDeadline(() => client.workflow.start(WORKFLOW_TYPES.order, options));
       } catch (err) {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
         const handle = client.workflow.getHandle(workflowId);
